@@ -1,0 +1,98 @@
+// Package pages holds the HTML pages that ricochet's programs answer with:
+// built-in copies embedded in the binary, optionally overridden from a
+// directory chosen by the operator.
+package pages
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed builtin/*.html
+var builtin embed.FS
+
+// placeholder marks where a redirect page shows its target URL.
+const placeholder = "{{location}}"
+
+// Page is one HTML page, split around its {{location}} placeholders so the
+// hot path appends the parts without parsing a template.
+type Page struct {
+	parts [][]byte
+}
+
+// Set maps a status code to its page. It is immutable after Load and safe for
+// concurrent use.
+type Set struct {
+	pages map[int]*Page
+}
+
+// Load returns the built-in pages for codes, each replaced by dir/CODE.html
+// when dir is not empty and holds that file. A missing override is not an
+// error; an unreadable one is.
+func Load(dir string, codes ...int) (*Set, error) {
+	s := &Set{pages: make(map[int]*Page, len(codes))}
+	for _, code := range codes {
+		name := fmt.Sprintf("%d.html", code)
+		data, err := builtin.ReadFile("builtin/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("built-in page %s: %w", name, err)
+		}
+		if dir != "" {
+			over, err := os.ReadFile(filepath.Join(dir, name))
+			switch {
+			case err == nil:
+				data = over
+			case !errors.Is(err, fs.ErrNotExist):
+				return nil, fmt.Errorf("page override: %w", err)
+			}
+		}
+		s.pages[code] = newPage(data)
+	}
+	return s, nil
+}
+
+func newPage(data []byte) *Page {
+	var parts [][]byte
+	for _, p := range strings.Split(string(data), placeholder) {
+		parts = append(parts, []byte(p))
+	}
+	return &Page{parts: parts}
+}
+
+// Get returns the page for code, or a minimal page when the set has none.
+func (s *Set) Get(code int) *Page {
+	if p, ok := s.pages[code]; ok {
+		return p
+	}
+	return newPage([]byte(fmt.Sprintf("<!DOCTYPE html>\n<html><body><h1>%d</h1></body></html>\n", code)))
+}
+
+// Bytes returns the page with no location filled in.
+func (p *Page) Bytes() []byte {
+	if len(p.parts) == 1 {
+		return p.parts[0]
+	}
+	return p.Append(nil, "")
+}
+
+// Append appends the page to dst with every placeholder replaced by the
+// HTML-escaped location.
+func (p *Page) Append(dst []byte, location string) []byte {
+	esc := location
+	if strings.ContainsAny(location, `<>&'"`) {
+		esc = html.EscapeString(location)
+	}
+	for i, part := range p.parts {
+		if i > 0 {
+			dst = append(dst, esc...)
+		}
+		dst = append(dst, part...)
+	}
+	return dst
+}
