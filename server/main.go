@@ -81,7 +81,7 @@ func main1(args []string, stdout, stderr io.Writer) int {
 	}
 	srv := &fasthttp.Server{
 		Handler:                       h.Serve,
-		ErrorHandler:                  static.ErrorHandler(ps),
+		ErrorHandler:                  ps.ErrorHandler(),
 		Name:                          "ricochet",
 		ReadBufferSize:                16 << 10, // larger request heads answer 431
 		ReadTimeout:                   10 * time.Second,

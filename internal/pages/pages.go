@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 //go:embed builtin/*.html
@@ -81,6 +84,25 @@ func (p *Page) Bytes() []byte {
 	return p.Append(nil, "")
 }
 
+// Write writes the page to w with every placeholder replaced by the
+// HTML-escaped location (fasthttp's RequestCtx appends to the body).
+func (p *Page) Write(w io.Writer, location string) {
+	if len(p.parts) == 1 {
+		w.Write(p.parts[0])
+		return
+	}
+	esc := location
+	if strings.ContainsAny(location, `<>&'"`) {
+		esc = html.EscapeString(location)
+	}
+	for i, part := range p.parts {
+		if i > 0 {
+			io.WriteString(w, esc)
+		}
+		w.Write(part)
+	}
+}
+
 // Append appends the page to dst with every placeholder replaced by the
 // HTML-escaped location.
 func (p *Page) Append(dst []byte, location string) []byte {
@@ -95,4 +117,29 @@ func (p *Page) Append(dst []byte, location string) []byte {
 		dst = append(dst, part...)
 	}
 	return dst
+}
+
+// ErrorHandler answers requests fasthttp could not parse: 431 for headers
+// over the buffer, 505 for an unsupported or missing protocol version, 408 on
+// a read timeout, else 400. The connection is closed after it.
+func (s *Set) ErrorHandler() func(*fasthttp.RequestCtx, error) {
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		status := fasthttp.StatusBadRequest
+		var small *fasthttp.ErrSmallBuffer
+		var te interface{ Timeout() bool }
+		msg := err.Error()
+		switch {
+		case errors.As(err, &small):
+			status = fasthttp.StatusRequestHeaderFieldsTooLarge
+		case errors.As(err, &te) && te.Timeout():
+			status = fasthttp.StatusRequestTimeout
+		case strings.Contains(msg, "unsupported http version"),
+			strings.Contains(msg, "cannot find whitespace in the first line"):
+			status = fasthttp.StatusHTTPVersionNotSupported
+		}
+		ctx.SetStatusCode(status)
+		ctx.SetContentType("text/html; charset=utf-8")
+		ctx.SetBody(s.Get(status).Bytes())
+		ctx.SetConnectionClose()
+	}
 }

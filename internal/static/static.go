@@ -413,28 +413,3 @@ func (h *Handler) logRequest(ctx *fasthttp.RequestCtx, start time.Time) {
 	io.WriteString(h.opt.Log, line)
 	h.logMu.Unlock()
 }
-
-// ErrorHandler answers requests fasthttp could not parse: 431 for headers
-// over the buffer, 505 for an unsupported or missing protocol version, 408 on
-// a read timeout, else 400. The connection is closed after it.
-func ErrorHandler(ps *pages.Set) func(*fasthttp.RequestCtx, error) {
-	return func(ctx *fasthttp.RequestCtx, err error) {
-		status := fasthttp.StatusBadRequest
-		var small *fasthttp.ErrSmallBuffer
-		var te interface{ Timeout() bool }
-		msg := err.Error()
-		switch {
-		case errors.As(err, &small):
-			status = fasthttp.StatusRequestHeaderFieldsTooLarge
-		case errors.As(err, &te) && te.Timeout():
-			status = fasthttp.StatusRequestTimeout
-		case strings.Contains(msg, "unsupported http version"),
-			strings.Contains(msg, "cannot find whitespace in the first line"):
-			status = fasthttp.StatusHTTPVersionNotSupported
-		}
-		ctx.SetStatusCode(status)
-		ctx.SetContentType("text/html; charset=utf-8")
-		ctx.SetBody(ps.Get(status).Bytes())
-		ctx.SetConnectionClose()
-	}
-}

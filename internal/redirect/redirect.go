@@ -1,0 +1,175 @@
+// Package redirect is the balancer's front end: it answers every request
+// with a redirect to a backend chosen from the current pick table, or 503
+// when none is healthy. It reads one atomically swapped State per request
+// and takes no locks.
+package redirect
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+
+	"ricochet/internal/pages"
+	"ricochet/internal/pick"
+	"ricochet/internal/policy"
+)
+
+// State is everything a request needs, published as one immutable value.
+type State struct {
+	Table      *pick.Table
+	Policy     *policy.Policy // non-nil only when the policy defines pick
+	Status     int            // redirect status, 301 by default
+	Pages      *pages.Set     // 301.html ... 503.html
+	RetryAfter int            // seconds, for 503
+}
+
+// Front is the fasthttp handler. It is safe for concurrent use.
+type Front struct {
+	state atomic.Pointer[State]
+
+	// Unavailable counts 503 answers.
+	Unavailable atomic.Uint64
+	// OnPickError receives errors of the policy's pick (it must not block).
+	OnPickError func(error)
+}
+
+// Store publishes a new state; requests already running finish with the old.
+func (f *Front) Store(s *State) { f.state.Store(s) }
+
+// Load returns the current state.
+func (f *Front) Load() *State { return f.state.Load() }
+
+var (
+	hdrLocation     = []byte("Location")
+	hdrCacheControl = []byte("Cache-Control")
+	hdrRetryAfter   = []byte("Retry-After")
+	valNoStore      = []byte("no-store")
+	textHTML        = []byte("text/html; charset=utf-8")
+	bufPool         = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+)
+
+// Serve answers one request.
+func (f *Front) Serve(ctx *fasthttp.RequestCtx) {
+	st := f.state.Load()
+	if p := ctx.Request.Header.Protocol(); string(p) != "HTTP/1.1" && string(p) != "HTTP/1.0" {
+		f.page(ctx, st, fasthttp.StatusHTTPVersionNotSupported)
+		return
+	}
+	var t *pick.Target
+	if st.Policy != nil {
+		t = f.pickByPolicy(ctx, st)
+	}
+	if t == nil {
+		t = st.Table.Random()
+	}
+	if t == nil {
+		f.Unavailable.Add(1)
+		ctx.Response.Header.SetCanonical(hdrRetryAfter, strconv.AppendInt(nil, int64(st.RetryAfter), 10))
+		f.page(ctx, st, fasthttp.StatusServiceUnavailable)
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	loc := AppendLocation((*bp)[:0], t.Origin, ctx.RequestURI())
+	h := &ctx.Response.Header
+	ctx.SetStatusCode(st.Status)
+	h.SetCanonical(hdrLocation, loc)
+	h.SetCanonical(hdrCacheControl, valNoStore)
+	h.SetContentTypeBytes(textHTML)
+	if !ctx.IsHead() {
+		st.Pages.Get(st.Status).Write(ctx, string(loc))
+	}
+	*bp = loc
+	bufPool.Put(bp)
+	t.Redirects.Add(1)
+}
+
+// pickByPolicy asks the policy's pick for a backend and returns it if it is
+// healthy; nil means "use the weights".
+func (f *Front) pickByPolicy(ctx *fasthttp.RequestCtx, st *State) *pick.Target {
+	req := &policy.Request{
+		Method:   string(ctx.Method()),
+		Path:     string(ctx.URI().PathOriginal()),
+		Query:    string(ctx.URI().QueryString()),
+		Host:     string(ctx.Host()),
+		ClientIP: ctx.RemoteIP().String(),
+		Header:   func(name string) string { return string(ctx.Request.Header.Peek(name)) },
+	}
+	name, err := st.Policy.Pick(req)
+	if err != nil {
+		if f.OnPickError != nil {
+			f.OnPickError(err)
+		}
+		return nil
+	}
+	if name == "" {
+		return nil
+	}
+	return st.Table.Lookup(name)
+}
+
+// page answers status with its page and no caching.
+func (f *Front) page(ctx *fasthttp.RequestCtx, st *State, status int) {
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetCanonical(hdrCacheControl, valNoStore)
+	ctx.Response.Header.SetContentTypeBytes(textHTML)
+	if !ctx.IsHead() {
+		st.Pages.Get(status).Write(ctx, "")
+	}
+}
+
+// AppendLocation appends origin followed by the path and query of the raw
+// request target to dst. Absolute-form targets keep only their path and
+// query, so a client cannot choose the host; bytes that are not allowed
+// unescaped in a URL (controls, space, non-ASCII, quotes, angle brackets,
+// backslash, '#' ...) are percent-encoded, so the result never contains CR,
+// LF or NUL and always stays under origin.
+func AppendLocation(dst []byte, origin string, target []byte) []byte {
+	dst = append(dst, origin...)
+	if len(target) == 0 || target[0] != '/' {
+		target = stripAuthority(target)
+	}
+	for _, c := range target {
+		if mustEscape(c) {
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+		} else {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// stripAuthority reduces an absolute-form or otherwise odd target to the
+// part from its path on, "/" when it has none.
+func stripAuthority(target []byte) []byte {
+	for i := 0; i+2 < len(target); i++ {
+		if target[i] == ':' && target[i+1] == '/' && target[i+2] == '/' {
+			rest := target[i+3:]
+			for j, c := range rest {
+				if c == '/' || c == '?' {
+					if c == '?' {
+						return append([]byte("/"), rest[j:]...)
+					}
+					return rest[j:]
+				}
+			}
+			return []byte("/")
+		}
+	}
+	return []byte("/")
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+var escapeTable = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c <= ' ' || c >= 0x7f
+	}
+	for _, c := range []byte("\"<>\\^`{|}#") {
+		t[c] = true
+	}
+	return t
+}()
+
+func mustEscape(c byte) bool { return escapeTable[c] }
