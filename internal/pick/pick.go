@@ -11,8 +11,8 @@ import (
 // Target is one backend as the front end needs it.
 type Target struct {
 	Name      string
-	Origin    string          // base URL without a trailing slash
-	Weight    float64         // as weigh returned it
+	Origin    string         // base URL without a trailing slash
+	Weight    float64        // as weigh returned it
 	Redirects *atomic.Uint64 // shared with the engine; survives reloads
 }
 

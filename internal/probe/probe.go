@@ -152,7 +152,7 @@ func (h *Health) Observe(r Result, rise, fall int) {
 		if !h.Known || h.rises >= rise {
 			h.Healthy = true
 		}
-		h.push(r.Latency.Seconds() * 1000)
+		h.push(float64(r.Latency.Microseconds()) / 1000)
 	} else {
 		h.rises = 0
 		h.fails++

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -33,6 +34,8 @@ type Front struct {
 	Unavailable atomic.Uint64
 	// OnPickError receives errors of the policy's pick (it must not block).
 	OnPickError func(error)
+	// OnPick receives the duration of each pick call in seconds.
+	OnPick func(seconds float64)
 }
 
 // Store publishes a new state; requests already running finish with the old.
@@ -96,7 +99,11 @@ func (f *Front) pickByPolicy(ctx *fasthttp.RequestCtx, st *State) *pick.Target {
 		ClientIP: ctx.RemoteIP().String(),
 		Header:   func(name string) string { return string(ctx.Request.Header.Peek(name)) },
 	}
+	start := time.Now()
 	name, err := st.Policy.Pick(req)
+	if f.OnPick != nil {
+		f.OnPick(time.Since(start).Seconds())
+	}
 	if err != nil {
 		if f.OnPickError != nil {
 			f.OnPickError(err)
