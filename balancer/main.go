@@ -292,7 +292,7 @@ func simulate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "balancer simulate: %v\n", err)
 		return 1
 	}
-	rows, err := sim.Run(p, sim.Backends(names, lat, down), *n, *clientIPs)
+	rows, err := sim.Run(p, sim.Backends(names, lat, down), *n, sim.ClientIPs(*clientIPs))
 	if err != nil {
 		fmt.Fprintf(stderr, "balancer simulate: %v\n", err)
 		return 1

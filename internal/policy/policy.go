@@ -247,6 +247,26 @@ func openSandbox(L *lua.LState, logf func(string), path string) {
 	})
 	L.SetGlobal("log", logFn)
 	L.SetGlobal("print", logFn)
+	L.SetGlobal("hash", L.NewFunction(hashFn))
+}
+
+// hashFn is hash(s): a well-mixed 32-bit hash of a string as an integer in
+// [0, 2^32), for rendezvous and consistent hashing. Lua 5.1 has no bit
+// operations to write a good one in the policy itself.
+func hashFn(L *lua.LState) int {
+	s := L.CheckString(1)
+	h := uint64(14695981039346656037) // FNV-1a, then the splitmix64 finaliser
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	L.Push(lua.LNumber(h >> 32))
+	return 1
 }
 
 // boundedRep is string.rep refusing results over maxRepBytes.

@@ -71,10 +71,24 @@ func Backends(names []string, lat map[string]float64, down map[string]bool) []po
 	return bs
 }
 
-// Run weighs bs with pol and draws n picks as the balancer would: pick with
-// clientIPs distinct client addresses when the policy defines it, falling
-// back to the weights, and the weights alone otherwise.
-func Run(pol *policy.Policy, bs []policy.Backend, n, clientIPs int) ([]Row, error) {
+// ClientIPs returns a request generator cycling through k client addresses
+// (10.0.x.y), all asking for "/".
+func ClientIPs(k int) func(i int) *policy.Request {
+	k = max(k, 1)
+	base := netip.MustParseAddr("10.0.0.1").As4()
+	return func(i int) *policy.Request {
+		ip := base
+		j := i % k
+		ip[2], ip[3] = byte(j>>8), byte(j)+1
+		return &policy.Request{Method: "GET", Path: "/", Host: "balancer", ClientIP: netip.AddrFrom4(ip).String(),
+			Header: func(string) string { return "" }}
+	}
+}
+
+// Run weighs bs with pol and draws n picks as the balancer would: the
+// policy's pick for req(i) when it defines one, falling back to the
+// weights, and the weights alone otherwise.
+func Run(pol *policy.Policy, bs []policy.Backend, n int, req func(i int) *policy.Request) ([]Row, error) {
 	w, err := pol.Weigh(bs)
 	if err != nil {
 		return nil, err
@@ -98,18 +112,10 @@ func Run(pol *policy.Policy, bs []policy.Backend, n, clientIPs int) ([]Row, erro
 		pol.SetBackends(withW)
 	}
 	counts := map[string]int{}
-	if clientIPs < 1 {
-		clientIPs = 1
-	}
-	base := netip.MustParseAddr("10.0.0.1").As4()
 	for i := range n {
 		var t *pick.Target
 		if pol.HasPick {
-			ip := base
-			k := i % clientIPs
-			ip[2], ip[3] = byte(k>>8), byte(k)+1
-			name, err := pol.Pick(&policy.Request{Method: "GET", Path: "/", Host: "balancer", ClientIP: netip.AddrFrom4(ip).String(),
-				Header: func(string) string { return "" }})
+			name, err := pol.Pick(req(i))
 			if err == nil && name != "" {
 				t = tab.Lookup(name)
 			}
