@@ -34,6 +34,7 @@ import (
 	"ricochet/internal/admin"
 	"ricochet/internal/config"
 	"ricochet/internal/engine"
+	"ricochet/internal/listener"
 	"ricochet/internal/policy"
 	"ricochet/internal/sim"
 	"ricochet/internal/watch"
@@ -171,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	go e.Run(ctx)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(listener.Yielding(ln)) }()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

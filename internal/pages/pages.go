@@ -4,6 +4,7 @@
 package pages
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -100,6 +101,26 @@ func (p *Page) Write(w io.Writer, location string) {
 			io.WriteString(w, esc)
 		}
 		w.Write(part)
+	}
+}
+
+// AppendBody appends the page to r's body with every placeholder replaced
+// by the HTML-escaped location, without allocating for the common case.
+func (p *Page) AppendBody(r *fasthttp.Response, location []byte) {
+	if len(p.parts) == 1 {
+		r.AppendBody(p.parts[0])
+		return
+	}
+	esc := location
+	if bytes.IndexByte(location, '&') >= 0 || bytes.IndexByte(location, '\'') >= 0 ||
+		bytes.IndexByte(location, '<') >= 0 || bytes.IndexByte(location, '"') >= 0 {
+		esc = []byte(html.EscapeString(string(location)))
+	}
+	for i, part := range p.parts {
+		if i > 0 {
+			r.AppendBody(esc)
+		}
+		r.AppendBody(part)
 	}
 }
 

@@ -6,7 +6,6 @@ package redirect
 
 import (
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +23,8 @@ type State struct {
 	Status     int            // redirect status, 301 by default
 	Pages      *pages.Set     // 301.html ... 503.html
 	RetryAfter int            // seconds, for 503
+
+	page *pages.Page // Pages.Get(Status), resolved once by Store
 }
 
 // Front is the fasthttp handler. It is safe for concurrent use.
@@ -39,7 +40,11 @@ type Front struct {
 }
 
 // Store publishes a new state; requests already running finish with the old.
-func (f *Front) Store(s *State) { f.state.Store(s) }
+// s must not be modified afterwards.
+func (f *Front) Store(s *State) {
+	s.page = s.Pages.Get(s.Status)
+	f.state.Store(s)
+}
 
 // Load returns the current state.
 func (f *Front) Load() *State { return f.state.Load() }
@@ -50,7 +55,6 @@ var (
 	hdrRetryAfter   = []byte("Retry-After")
 	valNoStore      = []byte("no-store")
 	textHTML        = []byte("text/html; charset=utf-8")
-	bufPool         = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 )
 
 // Serve answers one request.
@@ -73,18 +77,16 @@ func (f *Front) Serve(ctx *fasthttp.RequestCtx) {
 		f.page(ctx, st, fasthttp.StatusServiceUnavailable)
 		return
 	}
-	bp := bufPool.Get().(*[]byte)
-	loc := AppendLocation((*bp)[:0], t.Origin, ctx.RequestURI())
+	var buf [512]byte // most Locations fit: no allocation
+	loc := AppendLocation(buf[:0], t.Origin, ctx.RequestURI())
 	h := &ctx.Response.Header
 	ctx.SetStatusCode(st.Status)
 	h.SetCanonical(hdrLocation, loc)
 	h.SetCanonical(hdrCacheControl, valNoStore)
 	h.SetContentTypeBytes(textHTML)
 	if !ctx.IsHead() {
-		st.Pages.Get(st.Status).Write(ctx, string(loc))
+		st.page.AppendBody(&ctx.Response, loc)
 	}
-	*bp = loc
-	bufPool.Put(bp)
 	t.Redirects.Add(1)
 }
 
@@ -122,7 +124,7 @@ func (f *Front) page(ctx *fasthttp.RequestCtx, st *State, status int) {
 	ctx.Response.Header.SetCanonical(hdrCacheControl, valNoStore)
 	ctx.Response.Header.SetContentTypeBytes(textHTML)
 	if !ctx.IsHead() {
-		st.Pages.Get(status).Write(ctx, "")
+		st.Pages.Get(status).AppendBody(&ctx.Response, nil)
 	}
 }
 
