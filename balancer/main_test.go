@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ type lb struct {
 }
 
 // writeConfig writes dir/balancer.toml with fast probes and the backends.
-func writeConfig(t *testing.T, dir, policy string, extra string, backends map[string]string, order ...string) string {
+func writeConfig(t testing.TB, dir, policy string, extra string, backends map[string]string, order ...string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\npolicy = %q\n%s\n", policy, extra)
@@ -61,7 +62,7 @@ func writeConfig(t *testing.T, dir, policy string, extra string, backends map[st
 	return p
 }
 
-func writeAtomic(t *testing.T, path, content string) {
+func writeAtomic(t testing.TB, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
@@ -403,9 +404,9 @@ func TestPolicyReloadEveryWayOfWriting(t *testing.T) {
 	ways := []struct {
 		name  string
 		setup func(dir string) string // returns the policy path
-		write func(t *testing.T, path, content string)
+		write func(t testing.TB, path, content string)
 	}{
-		{"in place", plainFile, func(t *testing.T, path, content string) {
+		{"in place", plainFile, func(t testing.TB, path, content string) {
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -414,7 +415,7 @@ func TestPolicyReloadEveryWayOfWriting(t *testing.T) {
 			f.Close()
 		}},
 		{"write temp and rename", plainFile, writeAtomic},
-		{"delete and recreate", plainFile, func(t *testing.T, path, content string) {
+		{"delete and recreate", plainFile, func(t testing.TB, path, content string) {
 			os.Remove(path)
 			time.Sleep(30 * time.Millisecond)
 			os.WriteFile(path, []byte(content), 0o644)
@@ -425,7 +426,7 @@ func TestPolicyReloadEveryWayOfWriting(t *testing.T) {
 			os.Symlink("..v1", filepath.Join(dir, "pol", "..data"))
 			os.Symlink(filepath.Join("..data", "p.lua"), filepath.Join(dir, "pol", "p.lua"))
 			return filepath.Join(dir, "pol", "p.lua")
-		}, func(t *testing.T, path, content string) {
+		}, func(t testing.TB, path, content string) {
 			d := filepath.Dir(path)
 			os.MkdirAll(filepath.Join(d, "..v2"), 0o755)
 			os.WriteFile(filepath.Join(d, "..v2", "p.lua"), []byte(content), 0o644)
@@ -699,4 +700,44 @@ func TestCheckAndSimulate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkReloadLatency measures the time from a policy file being
+// replaced (write temp, rename) to the first redirect that follows the new
+// policy, over the real binaries. Run by make bench, not make test.
+func BenchmarkReloadLatency(b *testing.B) {
+	a1, a2 := testbin.Start(b, "", serverBin, "-addr", "127.0.0.1:0", "-root", b.TempDir()), testbin.Start(b, "", serverBin, "-addr", "127.0.0.1:0", "-root", b.TempDir())
+	dir := b.TempDir()
+	pol := filepath.Join(dir, "p.lua")
+	os.WriteFile(pol, []byte(polA), 0o644)
+	cfg := writeConfig(b, dir, pol, "", map[string]string{"a": a1.URL, "b": a2.URL}, "a", "b")
+	p := testbin.Start(b, dir, balancerBin, "-config", cfg)
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		src, want := polB, a2.URL
+		if i%2 == 1 {
+			src, want = polA, a1.URL
+		}
+		tmp := pol + ".tmp"
+		os.WriteFile(tmp, []byte(src), 0o644)
+		start := time.Now()
+		os.Rename(tmp, pol)
+		for {
+			resp, err := noFollow.Get(p.URL + "/x")
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			if strings.HasPrefix(resp.Header.Get("Location"), want) {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				b.Fatal("reload not seen within 2s")
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-median")
+	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "ms-p90")
 }
