@@ -127,6 +127,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	w, err := watch.New(25*time.Millisecond, nil, func(err error) { opt.Log.Printf("watch: %v", err) })
+	if err != nil {
+		opt.Log.Printf("hot reload disabled: %v", err)
+	} else {
+		defer w.Close()
+		watchFiles := func() {
+			if err := w.Set(opt.ConfigPath, e.Config().Policy); err != nil {
+				opt.Log.Printf("watch: %v", err)
+			}
+		}
+		w.OnChange(func() {
+			e.Reload("file change")
+			watchFiles() // the policy path may have changed
+		})
+		watchFiles()
+		// Cover edits made between loading the files and watching them: a
+		// no-op when nothing changed.
+		e.Reload("start-up check")
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The first round decides who is healthy before any client is answered.
@@ -151,23 +171,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		adminSrv = &http.Server{Handler: admin.Handler(e, e.Metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(adminLn)
 		fmt.Fprintf(stdout, "admin on %s\n", addr.URL(adminLn.Addr()))
-	}
-
-	w, err := watch.New(25*time.Millisecond, nil, func(err error) { opt.Log.Printf("watch: %v", err) })
-	if err != nil {
-		opt.Log.Printf("hot reload disabled: %v", err)
-	} else {
-		defer w.Close()
-		watchFiles := func() {
-			if err := w.Set(opt.ConfigPath, e.Config().Policy); err != nil {
-				opt.Log.Printf("watch: %v", err)
-			}
-		}
-		w.OnChange(func() {
-			e.Reload("file change")
-			watchFiles() // the policy path may have changed
-		})
-		watchFiles()
 	}
 
 	go e.Run(ctx)

@@ -272,27 +272,38 @@ func TestAllDownAnswers503AndRecovers(t *testing.T) {
 	})
 }
 
-// TestBackendLeavesAndRejoins kills a backend under load and restarts it.
+// TestBackendLeavesAndRejoins kills a backend (SIGKILL) under load and
+// restarts it on the same port, and checks the times to leave and rejoin
+// against fall x interval + timeout and rise x interval + timeout.
 func TestBackendLeavesAndRejoins(t *testing.T) {
 	a, b := backend(t), backend(t)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, defaultPolicy(t), "", map[string]string{"a": a.URL, "b": b.URL}, "a", "b")
 	l := startLB(t, dir, "-config", cfg)
+	const interval, timeout, fall, rise = 150 * time.Millisecond, time.Second, 1, 1
+	// One round may be in flight when the change happens: add one interval
+	// and the scheduling slack of a loaded machine.
+	leaveBound := fall*interval + timeout + interval + 300*time.Millisecond
+	rejoinBound := rise*interval + interval + 300*time.Millisecond
 	if s := shares(t, l.URL, 200); s[b.URL] == 0 {
 		t.Fatalf("b gets no traffic before the test: %v", s)
 	}
 	b.Cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	// fall (1) x interval (150ms) + timeout (1s), and one round in flight.
-	waitFor(t, "b leaves", 3*time.Second, func() bool { return shares(t, l.URL, 50)[b.URL] == 0 })
+	waitFor(t, "b leaves", 2*leaveBound, func() bool { return shares(t, l.URL, 50)[b.URL] == 0 })
 	left := time.Since(killed)
 	if s := shares(t, l.URL, 500); s[b.URL] != 0 {
 		t.Fatalf("b still gets traffic after leaving: %v", s)
 	}
 	backAt := time.Now()
 	testbin.Start(t, "", serverBin, "-addr", b.Addr, "-root", t.TempDir())
-	waitFor(t, "b rejoins", 3*time.Second, func() bool { return shares(t, l.URL, 100)[b.URL] > 0 })
-	t.Logf("left after %v, rejoined after %v", left.Round(time.Millisecond), time.Since(backAt).Round(time.Millisecond))
+	waitFor(t, "b rejoins", 2*rejoinBound, func() bool { return shares(t, l.URL, 100)[b.URL] > 0 })
+	rejoined := time.Since(backAt)
+	t.Logf("left after %v (bound %v), rejoined after %v (bound %v)", left.Round(time.Millisecond), leaveBound,
+		rejoined.Round(time.Millisecond), rejoinBound)
+	if left > leaveBound || rejoined > rejoinBound {
+		t.Errorf("left after %v (bound %v), rejoined after %v (bound %v)", left, leaveBound, rejoined, rejoinBound)
+	}
 }
 
 // TestBadInputNeverLeavesTheBackends sends hostile requests as raw bytes and
@@ -732,7 +743,7 @@ func BenchmarkReloadLatency(b *testing.B) {
 				break
 			}
 			if time.Since(start) > 2*time.Second {
-				b.Fatal("reload not seen within 2s")
+				b.Fatalf("reload %d not seen within 2s; balancer log:\n%s", i, p.Stderr())
 			}
 		}
 		lat = append(lat, time.Since(start))
@@ -740,4 +751,22 @@ func BenchmarkReloadLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-median")
 	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "ms-p90")
+}
+
+// TestChangeRightAfterStartIsSeen saves the policy the moment the balancer
+// announces itself: watching starts before the announcement.
+func TestChangeRightAfterStartIsSeen(t *testing.T) {
+	a, b := backend(t), backend(t)
+	for range 3 {
+		dir := t.TempDir()
+		pol := plainFile(dir)
+		cfg := writeConfig(t, dir, pol, "", map[string]string{"a": a.URL, "b": b.URL}, "a", "b")
+		l := startLB(t, dir, "-config", cfg)
+		writeAtomic(t, pol, polB)
+		waitFor(t, "change saved right after start", time.Second, func() bool {
+			_, loc := redirect(t, l.URL, "/x")
+			return strings.HasPrefix(loc, b.URL)
+		})
+		l.Kill()
+	}
 }

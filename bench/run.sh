@@ -8,6 +8,7 @@ mkdir -p out
 ./server.sh
 ./balancer.sh
 ./client.sh
+./policies.sh
 echo "== reload latency" >&2
 (cd .. && go test -run '^$' -bench ReloadLatency -benchtime 40x ./balancer/) | tee out/reload.txt
 reload=$(awk '/BenchmarkReloadLatency/ { for (i = 1; i <= NF; i++) if ($i == "ms-median") m = $(i-1); else if ($i == "ms-p90") p = $(i-1) } END { print m " ms median, " p " ms p90" }' out/reload.txt)
@@ -19,6 +20,8 @@ reload=$(awk '/BenchmarkReloadLatency/ { for (i = 1; i <= NF; i++) if ($i == "ms
 	cat out/balancer.md
 	echo
 	cat out/client.md
+	echo
+	cat out/policies.md
 	echo
 	echo "Reload latency (policy file renamed into place -> first redirect by the new policy): $reload."
 } >out/results.md

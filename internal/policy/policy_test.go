@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	lua "github.com/yuin/gopher-lua"
 )
 
 func backends(lat ...float64) []Backend {
@@ -217,3 +219,6 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("err %v, want not-exist", err)
 	}
 }
+
+func luaString(s string) lua.LValue  { return lua.LString(s) }
+func luaNumber(f float64) lua.LValue { return lua.LNumber(f) }
