@@ -260,3 +260,47 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestHostilePolicyMemoryIsBounded runs policies that allocate as fast as
+// they can in weigh and in pick: the time limits stop them, redirects keep
+// flowing, and the balancer's peak memory stays bounded.
+func TestHostilePolicyMemoryIsBounded(t *testing.T) {
+	a, b := backend(t), backend(t)
+	src := `
+function weigh(bs)
+  local t = {}
+  while true do t[#t + 1] = { string.rep("x", 1000), #t } end
+end
+local keep = {}
+function pick(req)
+  while true do keep[#keep + 1] = string.rep("y", 4096) end
+end`
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "hog.lua")
+	os.WriteFile(pol, []byte(src), 0o644)
+	cfg := writeConfig(t, dir, pol, "", map[string]string{"a": a.URL, "b": b.URL}, "a", "b")
+	l := startLB(t, dir, "-config", cfg)
+	deadline := time.Now().Add(3 * time.Second) // about 20 weigh rounds
+	n := 0
+	for time.Now().Before(deadline) {
+		code, _ := redirect(t, l.URL, "/x")
+		if code != 301 {
+			t.Fatalf("status %d while the policy hogs memory", code)
+		}
+		n++
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", l.Cmd.Process.Pid))
+	if err != nil {
+		t.Skip("no /proc:", err)
+	}
+	var peakKiB int
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fmt.Sscanf(strings.TrimPrefix(line, "VmHWM:"), "%d", &peakKiB)
+		}
+	}
+	t.Logf("%d redirects in 3s; balancer peak RSS %d MiB", n, peakKiB>>10)
+	if peakKiB > 1<<20 {
+		t.Errorf("peak RSS %d MiB, want under 1 GiB", peakKiB>>10)
+	}
+}

@@ -87,52 +87,48 @@ function pick(req) i = i + 1 local b = backends[i % #backends + 1] return b.name
 LUA
 
 URL=/some/file.html?x=1
+sed 's/18093/18094/; s/19093/19094/' "$OUT/bench.toml" >"$OUT/bench-admin.toml"
 start nginx -c "$OUT/nginx-redirect.conf"
 NGINX=$LAST_PID
-wait_port 127.0.0.1:18080
-bench_wrk "nginx return 301" "$NGINX" "http://127.0.0.1:18080$URL"
-nr=$RESULT_RPS nrc=$RESULT_CPU
-bench_wrk "nginx+lua weighted 301" "$NGINX" "http://127.0.0.1:18090$URL"
-nl=$RESULT_RPS nlc=$RESULT_CPU
-stop_last
-
 start haproxy -f "$OUT/haproxy.cfg"
 HAP=$LAST_PID
-wait_port 127.0.0.1:18092
-bench_wrk "haproxy redirect" "$HAP" "http://127.0.0.1:18092$URL"
-hr=$RESULT_RPS hrc=$RESULT_CPU
-stop_last
+start "$ROOT/bin/balancer" -config "$OUT/bench.toml" -admin ""
+RICO=$LAST_PID
+start "$ROOT/bin/balancer" -config "$OUT/bench-admin.toml"
+RICO_ADMIN=$LAST_PID
+start "$ROOT/bin/balancer" -config "$OUT/bench.toml" -admin "" -listen 127.0.0.1:18095 -policy "$PICK_POLICY"
+RICO_PICK=$LAST_PID
+for p in 18080 18090 18092 18093 18094 18095; do wait_port 127.0.0.1:$p; warm "http://127.0.0.1:$p$URL"; done
+# The admin listener of one balancer is scraped every second throughout.
+( while sleep 1; do curl -s -o /dev/null http://127.0.0.1:19094/metrics; curl -s -o /dev/null http://127.0.0.1:19094/status; done ) &
+PIDS+=($!)
 
-run_balancer() { # NAME ARGS...
-	local name=$1
-	shift
-	start "$ROOT/bin/balancer" -config "$OUT/bench.toml" "$@"
-	wait_port 127.0.0.1:18093
-	bench_wrk "$name" "$LAST_PID" "http://127.0.0.1:18093$URL"
-	stop_last
+contender_nginx() { wrk_once nginx "$NGINX" "http://127.0.0.1:18080$URL"; }
+contender_nginxlua() { wrk_once nginxlua "$NGINX" "http://127.0.0.1:18090$URL"; }
+contender_haproxy() { wrk_once haproxy "$HAP" "http://127.0.0.1:18092$URL"; }
+contender_rico() { wrk_once rico "$RICO" "http://127.0.0.1:18093$URL"; }
+contender_ricoadmin() { wrk_once ricoadmin "$RICO_ADMIN" "http://127.0.0.1:18094$URL"; }
+contender_ricopick() { wrk_once ricopick "$RICO_PICK" "http://127.0.0.1:18095$URL"; }
+echo "== $RUNS rounds of wrk -t1 -c$CONNS -d$DURATION" >&2
+rounds nginxlua nginx haproxy rico ricoadmin ricopick
+
+row() { # LABEL NAME
+	local rps cpu q
+	read -r rps _ cpu q < <(summary "$2" nginxlua)
+	local em=${3:-}
+	echo "| $1 | $rps | $cpu | $em${q}x$em |"
 }
-run_balancer "ricochet default policy (no admin)" -admin ""
-rn=$RESULT_RPS rnc=$RESULT_CPU
-# With the admin listener on and scraped every second.
-( while sleep 1; do curl -s -o /dev/null http://127.0.0.1:19093/metrics; curl -s -o /dev/null http://127.0.0.1:19093/status; done ) &
-SCRAPER=$!
-PIDS+=($SCRAPER)
-run_balancer "ricochet default policy (admin, scraped 1/s)"
-rd=$RESULT_RPS rdc=$RESULT_CPU
-run_balancer "ricochet pick policy ($(basename "$PICK_POLICY"))" -policy "$PICK_POLICY"
-rp=$RESULT_RPS rpc=$RESULT_CPU
-kill $SCRAPER 2>/dev/null || true
-
-cat >"$OUT/balancer.md" <<MD
-| redirect benchmark (median of $RUNS, wrk -t1 -c$CONNS -d$DURATION) | requests/s | CPU µs/request | vs nginx+Lua |
-|---|---|---|---|
-| nginx \`return 301\` | $nr | $nrc | $(ratio "$nr" "$nl")x |
-| nginx+Lua weighted redirect | $nl | $nlc | 1.00x |
-| HAProxy \`http-request redirect\` | $hr | $hrc | $(ratio "$hr" "$nl")x |
-| ricochet, default policy, admin on and scraped | $rd | $rdc | **$(ratio "$rd" "$nl")x** |
-| ricochet, default policy, no admin listener | $rn | $rnc | $(ratio "$rn" "$nl")x |
-| ricochet, policy with \`pick\` ($(basename "$PICK_POLICY")) | $rp | $rpc | **$(ratio "$rp" "$nl")x** |
-
-Admin listener and metrics cost: $(awk -v a="$rd" -v b="$rn" 'BEGIN { printf "%.1f%%", (1 - a / b) * 100 }') of requests/s.
-MD
+read -r _ _ _ admin_ratio < <(summary ricoadmin rico)
+{
+	echo "| redirect benchmark ($RUNS paired rounds, wrk -t1 -c$CONNS -d$DURATION) | requests/s | CPU µs/request | vs nginx+Lua (median of per-round ratios) |"
+	echo "|---|---|---|---|"
+	row 'nginx `return 301`' nginx
+	row "nginx+Lua weighted redirect" nginxlua
+	row 'HAProxy `http-request redirect`' haproxy
+	row "ricochet, default policy" rico "**"
+	row "ricochet, default policy, admin listener scraped every second" ricoadmin
+	row "ricochet, policy with \`pick\` ($(basename "$PICK_POLICY"))" ricopick "**"
+	echo
+	echo "Admin listener and metrics: the scraped balancer ran at ${admin_ratio}x the requests/s of the one without admin (median of per-round ratios)."
+} >"$OUT/balancer.md"
 cat "$OUT/balancer.md"

@@ -45,39 +45,50 @@ wait_port() {
 	return 1
 }
 
-# bench_wrk NAME PID URL [wrk args...]: runs wrk RUNS times, prints the
-# median requests/s, transfer/s and server CPU µs per request, and appends
-# a row to $OUT/raw.tsv.
-bench_wrk() {
+# wrk_once NAME PID URL [wrk args...]: one wrk run; appends
+# "round name rps mib cpu_us" to $OUT/rounds.tsv (ROUND is the round number).
+wrk_once() {
 	local name=$1 pid=$2 url=$3
 	shift 3
-	local rps=() tps=() cpu=()
-	taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$@" "$url" >/dev/null 2>&1 || true # warm-up
-	for _ in $(seq 1 "$RUNS"); do
-		local t0 t1 out
-		t0=$(cpu_ticks "$pid")
-		out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "$@" "$url")
-		t1=$(cpu_ticks "$pid")
-		local r tr
-		r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-		tr=$(awk '/Transfer\/sec/ {print $2}' <<<"$out")
-		local reqs
-		reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-		rps+=("$r")
-		tps+=("$(to_mib "$tr")")
-		cpu+=("$(awk -v a="$t0" -v b="$t1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }')")
-		if grep -q "Non-2xx or 3xx" <<<"$out"; then
-			echo "warning: $name: $(grep 'Non-2xx' <<<"$out")" >&2
-		fi
+	local t0 t1 out
+	t0=$(cpu_ticks "$pid")
+	out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "$@" "$url")
+	t1=$(cpu_ticks "$pid")
+	if grep -q "Non-2xx or 3xx" <<<"$out"; then
+		echo "warning: $name: $(grep 'Non-2xx' <<<"$out")" >&2
+	fi
+	local r tr reqs cpu
+	r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+	tr=$(to_mib "$(awk '/Transfer\/sec/ {print $2}' <<<"$out")")
+	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+	cpu=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }')
+	printf '%s\t%s\t%s\t%s\t%s\n' "${ROUND:-1}" "$name" "$r" "$tr" "$cpu" | tee -a "$OUT/rounds.tsv" >&2
+}
+
+# rounds BASE NAME1 NAME2 ...: runs the function "contender_NAME" for each
+# name, RUNS rounds in a row, each round visiting every contender once so
+# that a machine changing speed affects all alike. Then summarize.
+rounds() {
+	: >"$OUT/rounds.tsv"
+	for ROUND in $(seq 1 "$RUNS"); do
+		export ROUND
+		for c in "$@"; do "contender_$c"; done
 	done
-	local mr mt mc
-	mr=$(median "${rps[@]}")
-	mt=$(median "${tps[@]}")
-	mc=$(median "${cpu[@]}")
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mr" "$mt" "$mc" "${rps[*]}" | tee -a "$OUT/raw.tsv" >&2
-	RESULT_RPS=$mr
-	RESULT_MIB=$mt
-	RESULT_CPU=$mc
+}
+
+# summary NAME [BASE]: prints "rps mib cpu ratio": medians over the rounds,
+# and the median of the per-round ratios of NAME's requests/s (or MiB/s with
+# FIELD=4) to BASE's.
+summary() {
+	local name=$1 base=${2:-$1} field=${FIELD:-3}
+	awk -F'\t' -v n="$name" -v b="$base" -v f="$field" '
+		function med(a, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((k + 1) / 2)] }
+		$2 == n { k++; rps[k] = $3; mib[k] = $4; cpu[k] = $5; mine[$1] = $f }
+		$2 == b { base[$1] = $f }
+		END {
+			for (r in mine) if (r in base) { m++; ratio[m] = mine[r] / base[r] }
+			printf "%.0f %.1f %.2f %.2f\n", med(rps, k), med(mib, k), med(cpu, k), med(ratio, m)
+		}' "$OUT/rounds.tsv"
 }
 
 # to_mib converts wrk's "1.23GB" / "512.00MB" / "10KB" to MiB/s.
@@ -91,6 +102,9 @@ to_mib() {
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END { print a[int((NR + 1) / 2)] }'; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# warm URL: a short wrk run so caches and connection pools are warm.
+warm() { taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$1" >/dev/null 2>&1 || true; }
 
 # start CMD...: runs a command on CPU 0 in the background and records it.
 start() {

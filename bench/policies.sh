@@ -12,19 +12,29 @@ done
 [ -f "$OUT/bench.toml" ] || { echo "run bench/balancer.sh first (it writes bench.toml)" >&2; exit 1; }
 URL=/some/file.html?x=1
 start nginx -c "$OUT/nginx-redirect.conf"
+NGINX=$LAST_PID
 wait_port 127.0.0.1:18090
-bench_wrk "nginx+lua weighted 301" "$LAST_PID" "http://127.0.0.1:18090$URL"
-nl=$RESULT_RPS
-stop_last
+contender_nginxlua() { wrk_once nginxlua "$NGINX" "http://127.0.0.1:18090$URL"; }
+names=()
+port=18100
+for p in "$ROOT"/policies/*.lua; do
+	port=$((port + 1))
+	name=$(basename "$p" .lua)
+	start "$ROOT/bin/balancer" -config "$OUT/bench.toml" -admin "" -listen "127.0.0.1:$port" -policy "$p"
+	wait_port "127.0.0.1:$port"
+	eval "contender_$(tr -- - _ <<<"$name")() { wrk_once $name $LAST_PID http://127.0.0.1:$port\$URL; }"
+	names+=("$name")
+done
+echo "== $RUNS rounds of wrk -t1 -c$CONNS -d$DURATION over nginx+Lua and ${#names[@]} policies" >&2
+rounds nginxlua $(printf '%s\n' "${names[@]}" | tr -- - _)
 {
-	echo "| policy | requests/s | CPU µs/request | vs nginx+Lua ($nl req/s) |"
+	echo "| policy | requests/s | CPU µs/request | vs nginx+Lua (median of per-round ratios) |"
 	echo "|---|---|---|---|"
-	for p in "$ROOT"/policies/*.lua; do
-		start "$ROOT/bin/balancer" -config "$OUT/bench.toml" -admin "" -policy "$p"
-		wait_port 127.0.0.1:18093
-		bench_wrk "ricochet $(basename "$p")" "$LAST_PID" "http://127.0.0.1:18093$URL"
-		stop_last
-		echo "| \`$(basename "$p")\` | $RESULT_RPS | $RESULT_CPU | **$(ratio "$RESULT_RPS" "$nl")x** |"
+	read -r nl _ nlc _ < <(summary nginxlua)
+	echo "| nginx+Lua weighted redirect | $nl | $nlc | 1.00x |"
+	for n in "${names[@]}"; do
+		read -r rps _ cpu q < <(summary "$n" nginxlua)
+		echo "| \`$n.lua\` | $rps | $cpu | **${q}x** |"
 	done
 } >"$OUT/policies.md"
 cat "$OUT/policies.md"

@@ -33,23 +33,23 @@ RICO=$LAST_PID
 wait_port 127.0.0.1:18091
 wait_port 127.0.0.1:18191
 
-echo "== 4 KiB file, wrk -t1 -c$CONNS -d$DURATION" >&2
-bench_wrk "nginx 4KiB" "$NGINX" http://127.0.0.1:18091/file4k.bin
-n4=$RESULT_RPS nc=$RESULT_CPU
-bench_wrk "ricochet server 4KiB" "$RICO" http://127.0.0.1:18191/file4k.bin
-r4=$RESULT_RPS rc=$RESULT_CPU
-
-echo "== 256 MiB file, wrk -t1 -c4 -d$DURATION" >&2
-CONNS=4 bench_wrk "nginx 256MiB" "$NGINX" http://127.0.0.1:18091/big.bin
-nb=$RESULT_MIB
-CONNS=4 bench_wrk "ricochet server 256MiB" "$RICO" http://127.0.0.1:18191/big.bin
-rb=$RESULT_MIB
-
+contender_nginx4k() { wrk_once nginx4k "$NGINX" http://127.0.0.1:18091/file4k.bin; }
+contender_rico4k() { wrk_once rico4k "$RICO" http://127.0.0.1:18191/file4k.bin; }
+contender_nginxbig() { CONNS=4 wrk_once nginxbig "$NGINX" http://127.0.0.1:18091/big.bin; }
+contender_ricobig() { CONNS=4 wrk_once ricobig "$RICO" http://127.0.0.1:18191/big.bin; }
+warm http://127.0.0.1:18091/file4k.bin
+warm http://127.0.0.1:18191/file4k.bin
+echo "== $RUNS rounds: 4 KiB (wrk -t1 -c$CONNS -d$DURATION), 256 MiB (-c4)" >&2
+rounds nginx4k rico4k nginxbig ricobig
+read -r n4 _ nc _ < <(summary nginx4k)
+read -r r4 _ rc q4 < <(summary rico4k nginx4k)
+read -r _ nb _ _ < <(summary nginxbig)
+read -r _ rb _ qb < <(FIELD=4 summary ricobig nginxbig)
 cat >"$OUT/server.md" <<MD
-| server benchmark (median of $RUNS) | nginx | ricochet server | ratio |
+| server benchmark ($RUNS paired rounds) | nginx | ricochet server | ratio (median of per-round ratios) |
 |---|---|---|---|
-| 4 KiB file, requests/s | $n4 | $r4 | **$(ratio "$r4" "$n4")x** |
+| 4 KiB file, requests/s | $n4 | $r4 | **${q4}x** |
 | 4 KiB file, server CPU µs/request | $nc | $rc | $(ratio "$rc" "$nc")x |
-| 256 MiB file, MiB/s | $nb | $rb | **$(ratio "$rb" "$nb")x** |
+| 256 MiB file, MiB/s | $nb | $rb | **${qb}x** |
 MD
 cat "$OUT/server.md"
