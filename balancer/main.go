@@ -24,16 +24,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"ricochet/internal/addr"
 	"ricochet/internal/admin"
 	"ricochet/internal/config"
 	"ricochet/internal/engine"
+	"ricochet/internal/httpd"
 	"ricochet/internal/listener"
 	"ricochet/internal/policy"
 	"ricochet/internal/sim"
@@ -72,7 +72,15 @@ func configPath(flagValue string) string {
 	return ""
 }
 
+// memoryLimit is the balancer's soft heap limit (unless GOMEMLIMIT is set):
+// it normally needs tens of MiB, and a policy allocating wildly should meet
+// an eager garbage collector rather than grow the process.
+const memoryLimit = 256 << 20
+
 func run(args []string, stdout, stderr io.Writer) int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	fs := flag.NewFlagSet("balancer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -152,19 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The first round decides who is healthy before any client is answered.
 	e.Round(ctx)
 
-	srv := &fasthttp.Server{
-		Handler:                      e.Front().Serve,
-		ErrorHandler:                 e.Pages().ErrorHandler(),
-		Name:                         "ricochet",
-		ReadBufferSize:               16 << 10,
-		ReadTimeout:                  10 * time.Second,
-		IdleTimeout:                  60 * time.Second,
-		MaxRequestBodySize:           1 << 20,
-		DisablePreParseMultipartForm: true,
-		CloseOnShutdown:              true,
-		NoDefaultContentType:         true,
-		Logger:                       quietLogger{},
-	}
+	srv := httpd.New(e.Front().Serve, e.Pages())
 	fmt.Fprintf(stdout, "listening on %s\n", addr.URL(ln.Addr()))
 	var adminSrv *http.Server
 	if adminLn != nil {
@@ -304,8 +300,3 @@ func simulate(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, sim.Format(rows, *n))
 	return 0
 }
-
-// quietLogger drops fasthttp's per-connection error chatter.
-type quietLogger struct{}
-
-func (quietLogger) Printf(string, ...any) {}

@@ -21,9 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"ricochet/internal/addr"
+	"ricochet/internal/httpd"
 	"ricochet/internal/pages"
 	"ricochet/internal/size"
 	"ricochet/internal/static"
@@ -79,20 +78,7 @@ func main1(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "server: %v\n", err)
 		return 1
 	}
-	srv := &fasthttp.Server{
-		Handler:                       h.Serve,
-		ErrorHandler:                  ps.ErrorHandler(),
-		Name:                          "ricochet",
-		ReadBufferSize:                16 << 10, // larger request heads answer 431
-		ReadTimeout:                   10 * time.Second,
-		IdleTimeout:                   60 * time.Second,
-		MaxRequestBodySize:            1 << 20,
-		DisablePreParseMultipartForm:  true,
-		DisableHeaderNamesNormalizing: false,
-		CloseOnShutdown:               true,
-		NoDefaultContentType:          true,
-		Logger:                        quietLogger{},
-	}
+	srv := httpd.New(h.Serve, ps)
 	fmt.Fprintf(stdout, "listening on %s\n", addr.URL(ln.Addr()))
 
 	done := make(chan error, 1)
@@ -113,9 +99,3 @@ func main1(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-
-// quietLogger drops fasthttp's per-connection error chatter (clients that
-// hang up, malformed requests already answered with a status).
-type quietLogger struct{}
-
-func (quietLogger) Printf(string, ...any) {}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,31 +76,12 @@ func (s *Set) Get(code int) *Page {
 	return newPage([]byte(fmt.Sprintf("<!DOCTYPE html>\n<html><body><h1>%d</h1></body></html>\n", code)))
 }
 
-// Bytes returns the page with no location filled in.
+// Bytes returns the page with every placeholder left empty.
 func (p *Page) Bytes() []byte {
 	if len(p.parts) == 1 {
 		return p.parts[0]
 	}
-	return p.Append(nil, "")
-}
-
-// Write writes the page to w with every placeholder replaced by the
-// HTML-escaped location (fasthttp's RequestCtx appends to the body).
-func (p *Page) Write(w io.Writer, location string) {
-	if len(p.parts) == 1 {
-		w.Write(p.parts[0])
-		return
-	}
-	esc := location
-	if strings.ContainsAny(location, `<>&'"`) {
-		esc = html.EscapeString(location)
-	}
-	for i, part := range p.parts {
-		if i > 0 {
-			io.WriteString(w, esc)
-		}
-		w.Write(part)
-	}
+	return bytes.Join(p.parts, nil)
 }
 
 // AppendBody appends the page to r's body with every placeholder replaced
@@ -122,22 +102,6 @@ func (p *Page) AppendBody(r *fasthttp.Response, location []byte) {
 		}
 		r.AppendBody(part)
 	}
-}
-
-// Append appends the page to dst with every placeholder replaced by the
-// HTML-escaped location.
-func (p *Page) Append(dst []byte, location string) []byte {
-	esc := location
-	if strings.ContainsAny(location, `<>&'"`) {
-		esc = html.EscapeString(location)
-	}
-	for i, part := range p.parts {
-		if i > 0 {
-			dst = append(dst, esc...)
-		}
-		dst = append(dst, part...)
-	}
-	return dst
 }
 
 // ErrorHandler answers requests fasthttp could not parse: 431 for headers

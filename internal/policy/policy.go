@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -28,13 +29,47 @@ const (
 	PickLimit  = 5 * time.Millisecond
 )
 
-// Sandbox limits: Lua call depth, value stack slots and string.rep output.
+// Sandbox limits: Lua call depth, value stack slots, string.rep output, and
+// the heap a top-level or weigh call may grow by before it is stopped.
 const (
 	callStackSize   = 200
 	registrySize    = 1024
 	registryMaxSize = 256 * 1024
 	maxRepBytes     = 1 << 20
+	memoryBudget    = 64 << 20
 )
+
+// errMemory stops a call whose allocations exceed memoryBudget.
+var errMemory = fmt.Errorf("memory limit exceeded (%d MiB)", memoryBudget>>20)
+
+// limitCall returns a context for one long call (top level, weigh): it ends
+// at the time limit, or when the heap has grown by memoryBudget since the
+// call began. gopher-lua cannot cap its allocations, so a watchdog samples
+// the heap (runtime/metrics: no stop-the-world) every 5 ms.
+func limitCall(limit time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	base := sample[0].Value.Uint64()
+	go func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				metrics.Read(sample)
+				if sample[0].Value.Uint64() > base+memoryBudget {
+					cancelCause(errMemory)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancelTimeout(); cancelCause(nil) }
+}
 
 // Backend is what a policy sees of one backend: its configuration and the
 // last probe round. Latency, TTFB and EWMA are seconds; they are nil in Lua
@@ -181,7 +216,7 @@ func (p *Policy) newState() (*state, error) {
 		}
 		return 1
 	}))
-	ctx, cancel := context.WithTimeout(context.Background(), p.opt.WeighLimit)
+	ctx, cancel := limitCall(p.opt.WeighLimit)
 	defer cancel()
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(p.proto))
@@ -291,6 +326,9 @@ func boundedRep(L *lua.LState) int {
 
 // luaError turns a failed call into a one-line message.
 func luaError(err error, ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), errMemory) {
+		return errMemory.Error()
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return "time limit exceeded"
 	}
@@ -316,7 +354,7 @@ func (p *Policy) Weigh(bs []Backend) (map[string]float64, error) {
 	s := p.weigh
 	L := s.L
 	arr := backendsTable(L, bs)
-	ctx, cancel := context.WithTimeout(context.Background(), p.opt.WeighLimit)
+	ctx, cancel := limitCall(p.opt.WeighLimit)
 	defer cancel()
 	L.SetContext(ctx)
 	err := L.CallByParam(lua.P{Fn: s.weighFn, NRet: 1, Protect: true}, arr)

@@ -222,3 +222,22 @@ func TestLoadMissingFile(t *testing.T) {
 
 func luaString(s string) lua.LValue  { return lua.LString(s) }
 func luaNumber(f float64) lua.LValue { return lua.LNumber(f) }
+
+func TestMemoryBudget(t *testing.T) {
+	p := mustCompile(t, `
+function weigh(bs)
+  local t = {}
+  while true do t[#t + 1] = { string.rep("x", 1000), #t } end
+end`)
+	start := time.Now()
+	_, err := p.Weigh(backends(0.01))
+	if err == nil || !strings.Contains(err.Error(), "memory limit exceeded") {
+		t.Fatalf("err %v, want the memory limit", err)
+	}
+	t.Logf("stopped after %v", time.Since(start))
+	// Ordinary policies are far below the budget.
+	q := mustCompile(t, "function weigh(bs) local w = {} for i = 1, 10000 do w[i] = tostring(i) end return {} end")
+	if _, err := q.Weigh(backends(0.01)); err != nil {
+		t.Fatal(err)
+	}
+}

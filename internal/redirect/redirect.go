@@ -5,6 +5,7 @@
 package redirect
 
 import (
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,18 @@ type Front struct {
 	OnPickError func(error)
 	// OnPick receives the duration of each pick call in seconds.
 	OnPick func(seconds float64)
+
+	pickFails    atomic.Int32 // consecutive pick failures
+	pickOffUntil atomic.Int64 // unix nanoseconds; pick is skipped before it
 }
+
+// A pick that fails breakerFails times in a row is skipped for breakerPause:
+// a broken pick costs its time limit on every request, and the weights are
+// a good answer meanwhile.
+const (
+	breakerFails = 10
+	breakerPause = time.Second
+)
 
 // Store publishes a new state; requests already running finish with the old.
 // s must not be modified afterwards.
@@ -93,6 +105,9 @@ func (f *Front) Serve(ctx *fasthttp.RequestCtx) {
 // pickByPolicy asks the policy's pick for a backend and returns it if it is
 // healthy; nil means "use the weights".
 func (f *Front) pickByPolicy(ctx *fasthttp.RequestCtx, st *State) *pick.Target {
+	if off := f.pickOffUntil.Load(); off != 0 && time.Now().UnixNano() < off {
+		return nil
+	}
 	req := &policy.Request{
 		Method:   string(ctx.Method()),
 		Path:     string(ctx.URI().PathOriginal()),
@@ -107,11 +122,17 @@ func (f *Front) pickByPolicy(ctx *fasthttp.RequestCtx, st *State) *pick.Target {
 		f.OnPick(time.Since(start).Seconds())
 	}
 	if err != nil {
+		if f.pickFails.Add(1) >= breakerFails {
+			f.pickFails.Store(0)
+			f.pickOffUntil.Store(time.Now().Add(breakerPause).UnixNano())
+			err = fmt.Errorf("%w (%d failures in a row: pick paused for %v)", err, breakerFails, breakerPause)
+		}
 		if f.OnPickError != nil {
 			f.OnPickError(err)
 		}
 		return nil
 	}
+	f.pickFails.Store(0)
 	if name == "" {
 		return nil
 	}
