@@ -770,3 +770,49 @@ func TestChangeRightAfterStartIsSeen(t *testing.T) {
 		l.Kill()
 	}
 }
+
+// TestPolicyPathChangeSwitchesTheWatch points the TOML at another policy
+// file, then edits that file: the edit must take effect too.
+func TestPolicyPathChangeSwitchesTheWatch(t *testing.T) {
+	a, b := backend(t), backend(t)
+	dir := t.TempDir()
+	pol := plainFile(dir) // all to a
+	sub := filepath.Join(dir, "other")
+	os.Mkdir(sub, 0o755)
+	pol2 := filepath.Join(sub, "p2.lua")
+	os.WriteFile(pol2, []byte(polB), 0o644)
+	bs := map[string]string{"a": a.URL, "b": b.URL}
+	cfg := writeConfig(t, dir, pol, "", bs, "a", "b")
+	l := startLB(t, dir, "-config", cfg)
+	writeConfig(t, dir, pol2, "", bs, "a", "b")
+	waitFor(t, "the new policy file is used", time.Second, func() bool {
+		_, loc := redirect(t, l.URL, "/x")
+		return strings.HasPrefix(loc, b.URL)
+	})
+	if got := l.status(t).Policy.Path; got != pol2 {
+		t.Errorf("status policy.path %q, want %q", got, pol2)
+	}
+	writeAtomic(t, pol2, polA) // edit the newly watched file
+	waitFor(t, "an edit of the new policy file is seen", time.Second, func() bool {
+		_, loc := redirect(t, l.URL, "/x")
+		return strings.HasPrefix(loc, a.URL)
+	})
+}
+
+// TestBalancerGracefulShutdown sends SIGTERM after serving: the balancer
+// stops accepting, finishes, and exits 0.
+func TestBalancerGracefulShutdown(t *testing.T) {
+	a := backend(t)
+	l := startLB(t, t.TempDir(), "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-policy", defaultPolicy(t), a.Addr)
+	if code, _ := redirect(t, l.URL, "/x"); code != 301 {
+		t.Fatalf("status %d", code)
+	}
+	l.Signal(syscall.SIGTERM)
+	code, err := l.Wait(10 * time.Second)
+	if err != nil || code != 0 {
+		t.Errorf("after SIGTERM: exit %d, %v; want 0", code, err)
+	}
+	if !strings.Contains(l.Stderr(), "shutting down") {
+		t.Errorf("stderr %q", l.Stderr())
+	}
+}
