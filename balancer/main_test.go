@@ -25,15 +25,7 @@ import (
 var balancerBin, serverBin string
 
 func TestMain(m *testing.M) {
-	dir, err := testbin.Build("balancer", "server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	balancerBin, serverBin = filepath.Join(dir, "balancer"), filepath.Join(dir, "server")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, map[string]*string{"balancer": &balancerBin, "server": &serverBin})
 }
 
 // backend starts a real server; extra args such as -rate shape its speed.

@@ -23,15 +23,7 @@ import (
 var clientBin, serverBin string
 
 func TestMain(m *testing.M) {
-	dir, err := testbin.Build("client", "server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	clientBin, serverBin = filepath.Join(dir, "client"), filepath.Join(dir, "server")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, map[string]*string{"client": &clientBin, "server": &serverBin})
 }
 
 type run struct {

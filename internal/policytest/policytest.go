@@ -4,30 +4,21 @@ package policytest
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
 	"ricochet/internal/policy"
 	"ricochet/internal/sim"
+	"ricochet/internal/testbin"
 )
 
 // Load loads policies/NAME from the module root.
 func Load(t testing.TB, name string) *policy.Policy {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := testbin.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
 	}
 	p, err := policy.Load(filepath.Join(dir, "policies", name), policy.Options{Log: func(m string) { t.Log(m) }})
 	if err != nil {

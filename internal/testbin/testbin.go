@@ -42,6 +42,30 @@ func Build(pkgs ...string) (dir string, err error) {
 	return dir, nil
 }
 
+// Main is a TestMain body: it builds the programs named by bins' keys,
+// stores each binary's path through the pointer, runs the tests, removes the
+// binaries and exits with the tests' status.
+func Main(m *testing.M, bins map[string]*string) {
+	var pkgs []string
+	for name := range bins {
+		pkgs = append(pkgs, name)
+	}
+	dir, err := Build(pkgs...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for name, p := range bins {
+		*p = filepath.Join(dir, name)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// ModuleRoot returns the directory of go.mod above the working directory.
+func ModuleRoot() (string, error) { return moduleRoot() }
+
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
