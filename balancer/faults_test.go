@@ -92,7 +92,9 @@ func TestMisbehavingBackends(t *testing.T) {
 			t.Fatalf("redirect %d %q, want 301 to good", code, loc)
 		}
 	}
-	if worst > 100*time.Millisecond {
+	// A redirect that waited for a probe would take the 500 ms probe timeout.
+	t.Logf("slowest of 300 redirects during the rounds: %v", worst)
+	if worst > 400*time.Millisecond {
 		t.Errorf("slowest redirect took %v during probe rounds with hanging backends", worst)
 	}
 	// Rounds keep their pace: interval + timeout at most, not stalled.
