@@ -4,7 +4,7 @@ BIN     := bin
 PROGS   := server client balancer
 FUZZTIME ?= 30s
 
-.PHONY: all build test run bench fuzz vet clean
+.PHONY: all build test race run bench fuzz vet clean
 
 all: build
 
@@ -17,6 +17,10 @@ vet:
 
 test: vet
 	$(GO) test -count=1 -timeout 280s ./...
+
+# The race detector on the unit tests and on the end-to-end tests' binaries.
+race:
+	RICOCHET_RACE=1 $(GO) test -race -count=1 -timeout 600s ./...
 
 run: build
 	./scripts/demo.sh

@@ -30,6 +30,9 @@ func Build(pkgs ...string) (dir string, err error) {
 		return "", err
 	}
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if os.Getenv("RICOCHET_RACE") != "" { // end-to-end tests of race-enabled binaries
+		args = append(args, "-race")
+	}
 	for _, p := range pkgs {
 		args = append(args, "./"+p)
 	}
@@ -104,7 +107,12 @@ func Start(t testing.TB, dir, bin string, args ...string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Kill() })
+	t.Cleanup(func() {
+		p.Kill()
+		if strings.Contains(p.Stderr(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race:\n%s", filepath.Base(bin), p.Stderr())
+		}
+	})
 	return p
 }
 
