@@ -808,3 +808,39 @@ func TestBalancerGracefulShutdown(t *testing.T) {
 		t.Errorf("stderr %q", l.Stderr())
 	}
 }
+
+// TestRedirectStatusAndPageOverrides configures 307 and a pages directory
+// overriding 307.html (with the {{location}} placeholder) and 503.html.
+func TestRedirectStatusAndPageOverrides(t *testing.T) {
+	a := backend(t)
+	dir := t.TempDir()
+	pagesDir := filepath.Join(dir, "pages")
+	os.Mkdir(pagesDir, 0o755)
+	os.WriteFile(filepath.Join(pagesDir, "307.html"), []byte("<p>go to {{location}} now</p>"), 0o644)
+	os.WriteFile(filepath.Join(pagesDir, "503.html"), []byte("<p>custom unavailable</p>"), 0o644)
+	down := closedPort(t)
+	bs := map[string]string{"a": a.URL, "down": "http://" + down}
+	cfg := writeConfig(t, dir, defaultPolicy(t), "redirect_status = 307\npages = \"pages\"", bs, "a")
+	l := startLB(t, dir, "-config", cfg)
+	resp, err := noFollow.Get(l.URL + "/x?q=1&r=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := "<p>go to " + a.URL + "/x?q=1&amp;r=2 now</p>"
+	if resp.StatusCode != 307 || string(body) != want {
+		t.Errorf("got %d %q, want 307 %q", resp.StatusCode, body, want)
+	}
+	// Only the down backend left: the custom 503 page.
+	writeConfig(t, dir, defaultPolicy(t), "redirect_status = 307\npages = \"pages\"", bs, "down")
+	waitFor(t, "custom 503 page", 2*time.Second, func() bool {
+		resp, err := noFollow.Get(l.URL + "/x")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 503 && string(body) == "<p>custom unavailable</p>"
+	})
+}

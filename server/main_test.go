@@ -472,3 +472,26 @@ func TestBadUsage(t *testing.T) {
 }
 
 func testbinCommand(args ...string) *exec.Cmd { return exec.Command(serverBin, args...) }
+
+func TestLogRequests(t *testing.T) {
+	p := startServer(t, "-root", fixture(t), "-log-requests")
+	get(t, p.URL+"/hello.txt?x=1")
+	get(t, p.URL+"/big.bin")
+	get(t, p.URL+"/missing")
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(p.Stderr(), `"GET /missing HTTP/1.1" 404`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	log := p.Stderr()
+	for _, want := range []string{`"GET /hello.txt?x=1 HTTP/1.1" 200 6 `, `"GET /missing HTTP/1.1" 404 `, `"GET /big.bin HTTP/1.1" 200 1048576 `} {
+		if !strings.Contains(log, want) {
+			t.Errorf("request log lacks %q:\n%s", want, log)
+		}
+	}
+	quiet := startServer(t, "-root", fixture(t))
+	get(t, quiet.URL+"/hello.txt")
+	time.Sleep(100 * time.Millisecond)
+	if quiet.Stderr() != "" {
+		t.Errorf("without -log-requests the server logged %q", quiet.Stderr())
+	}
+}

@@ -405,10 +405,16 @@ func (h *Handler) fail(ctx *fasthttp.RequestCtx, status int) {
 
 // logRequest writes one line per request in the common log format.
 func (h *Handler) logRequest(ctx *fasthttp.RequestCtx, start time.Time) {
+	// Bytes of body sent: a stream's declared length, else the body held
+	// (Body() must not be called on a stream: it would read it).
+	size := ctx.Response.Header.ContentLength()
+	if !ctx.Response.IsBodyStream() {
+		size = len(ctx.Response.Body())
+	}
 	line := fmt.Sprintf("%s - - [%s] %q %d %d %s\n",
 		ctx.RemoteIP(), start.Format("02/Jan/2006:15:04:05 -0700"),
 		string(ctx.Method())+" "+string(ctx.RequestURI())+" "+string(ctx.Request.Header.Protocol()),
-		ctx.Response.StatusCode(), ctx.Response.Header.ContentLength(), time.Since(start).Round(time.Microsecond))
+		ctx.Response.StatusCode(), size, time.Since(start).Round(time.Microsecond))
 	h.logMu.Lock()
 	io.WriteString(h.opt.Log, line)
 	h.logMu.Unlock()
