@@ -135,20 +135,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	w, err := watch.New(25*time.Millisecond, nil, func(err error) { opt.Log.Printf("watch: %v", err) })
+	var w *watch.Watcher
+	watchFiles := func() {
+		if err := w.Set(opt.ConfigPath, e.Config().Policy); err != nil {
+			opt.Log.Printf("watch: %v", err)
+		}
+	}
+	w, err = watch.New(25*time.Millisecond, func() {
+		e.Reload("file change")
+		watchFiles() // the policy path may have changed
+	}, func(err error) { opt.Log.Printf("watch: %v", err) })
 	if err != nil {
 		opt.Log.Printf("hot reload disabled: %v", err)
 	} else {
 		defer w.Close()
-		watchFiles := func() {
-			if err := w.Set(opt.ConfigPath, e.Config().Policy); err != nil {
-				opt.Log.Printf("watch: %v", err)
-			}
-		}
-		w.OnChange(func() {
-			e.Reload("file change")
-			watchFiles() // the policy path may have changed
-		})
 		watchFiles()
 		// Cover edits made between loading the files and watching them: a
 		// no-op when nothing changed.

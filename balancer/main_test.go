@@ -424,19 +424,11 @@ func TestPolicyReloadEveryWayOfWriting(t *testing.T) {
 			os.WriteFile(path, []byte(content), 0o644)
 		}},
 		{"symlink swap", func(dir string) string {
-			os.MkdirAll(filepath.Join(dir, "pol", "..v1"), 0o755)
-			os.WriteFile(filepath.Join(dir, "pol", "..v1", "p.lua"), []byte(polA), 0o644)
-			os.Symlink("..v1", filepath.Join(dir, "pol", "..data"))
-			os.Symlink(filepath.Join("..data", "p.lua"), filepath.Join(dir, "pol", "p.lua"))
+			os.Mkdir(filepath.Join(dir, "pol"), 0o755)
+			testbin.WriteConfigMap(t, filepath.Join(dir, "pol"), "p.lua", polA)
 			return filepath.Join(dir, "pol", "p.lua")
 		}, func(t testing.TB, path, content string) {
-			d := filepath.Dir(path)
-			os.MkdirAll(filepath.Join(d, "..v2"), 0o755)
-			os.WriteFile(filepath.Join(d, "..v2", "p.lua"), []byte(content), 0o644)
-			os.Symlink("..v2", filepath.Join(d, "..data_tmp"))
-			if err := os.Rename(filepath.Join(d, "..data_tmp"), filepath.Join(d, "..data")); err != nil {
-				t.Fatal(err)
-			}
+			testbin.WriteConfigMap(t, filepath.Dir(path), "p.lua", content)
 		}},
 	}
 	for _, w := range ways {

@@ -94,19 +94,28 @@ func FileName(u *url.URL) string {
 	return name
 }
 
-// ParseURL checks a URL given on the command line or in a Location header.
+// ParseURL parses and checks a URL given on the command line.
 func ParseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("bad URL %q: %v", s, err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("bad URL %q: only http and https are supported", s)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("bad URL %q: no host", s)
+	if err := checkURL(u); err != nil {
+		return nil, fmt.Errorf("bad URL %q: %v", s, err)
 	}
 	return u, nil
+}
+
+// checkURL accepts only http and https URLs with a host, for the command
+// line and for every Location followed.
+func checkURL(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("only http and https are supported")
+	}
+	if u.Host == "" {
+		return errors.New("no host")
+	}
+	return nil
 }
 
 func isRedirect(code int) bool {
@@ -275,8 +284,8 @@ func (d *downloader) follow(ctx context.Context, u *url.URL, offset int64) (*htt
 		if err != nil {
 			return nil, nil, fail(ExitHTTP, "bad Location %q: %v", loc, err)
 		}
-		if next.Scheme != "http" && next.Scheme != "https" {
-			return nil, nil, fail(ExitHTTP, "refusing redirect to %q: only http and https are followed", loc)
+		if err := checkURL(next); err != nil {
+			return nil, nil, fail(ExitHTTP, "refusing redirect to %q: %v", loc, err)
 		}
 		next.Fragment = ""
 		if !d.opt.Quiet {

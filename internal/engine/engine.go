@@ -117,13 +117,6 @@ func (e *Engine) Config() *config.Config {
 	return e.cfg
 }
 
-// Policy returns the running policy.
-func (e *Engine) Policy() *policy.Policy {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.pol
-}
-
 // SetListenAddr records the bound front-end address so that backends
 // pointing at it are refused, now and on every reload.
 func (e *Engine) SetListenAddr(a net.Addr) error {

@@ -79,7 +79,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	st := m.engine.Status()
-	status := strconv.Itoa(m.engine.Config().RedirectStatus)
+	status := strconv.Itoa(st.Config.RedirectStatus)
 	for _, b := range st.Backends {
 		ch <- prometheus.MustNewConstMetric(m.redirectsDesc, prometheus.CounterValue, float64(b.Redirects), b.Name, status)
 		h := 0.0

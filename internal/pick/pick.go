@@ -69,6 +69,3 @@ func (t *Table) Random() *Target {
 
 // Lookup returns the healthy target called name, or nil.
 func (t *Table) Lookup(name string) *Target { return t.byName[name] }
-
-// Targets returns the table's targets, heaviest first.
-func (t *Table) Targets() []Target { return t.targets }

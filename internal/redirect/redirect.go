@@ -58,9 +58,6 @@ func (f *Front) Store(s *State) {
 	f.state.Store(s)
 }
 
-// Load returns the current state.
-func (f *Front) Load() *State { return f.state.Load() }
-
 var (
 	hdrLocation     = []byte("Location")
 	hdrCacheControl = []byte("Cache-Control")

@@ -211,18 +211,21 @@ func (h *Handler) load(ctx *fasthttp.RequestCtx, raw []byte) (*entry, int) {
 		rel = path.Join(rel, "index.html")
 		fi, err = h.root.Stat(rel)
 	}
+	// Every failure to open a name (missing, forbidden, escaping the root
+	// through a symlink, too long) answers 404: nothing about the file
+	// system leaks.
 	var e *entry
 	switch {
 	case err == nil && fi.Mode().IsRegular():
 		if e, err = h.newEntry(rel, fi); err != nil {
-			return nil, statusFor(err)
+			return nil, fasthttp.StatusNotFound
 		}
 	case rel == ProbeFile && errors.Is(err, fs.ErrNotExist):
 		e = h.probe
 	case err == nil:
 		return nil, fasthttp.StatusNotFound // devices, sockets, pipes
 	default:
-		return nil, statusFor(err)
+		return nil, fasthttp.StatusNotFound
 	}
 	e.checked.Store(time.Now().UnixNano())
 	h.mu.Lock()
@@ -284,11 +287,6 @@ func (h *Handler) redirectToDir(ctx *fasthttp.RequestCtx, rel string) {
 	ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
 }
 
-// statusFor maps a file system error to a status. Every failure to open a
-// name (missing, forbidden, escaping the root through a symlink, too long)
-// answers 404 so that nothing about the file system leaks.
-func statusFor(error) int { return fasthttp.StatusNotFound }
-
 var (
 	hdrLastModified = []byte("Last-Modified")
 	hdrETag         = []byte("ETag")
@@ -303,7 +301,7 @@ func (h *Handler) serveEntry(ctx *fasthttp.RequestCtx, e *entry) {
 	if e.data == nil {
 		var err error
 		if f, e, err = h.openLarge(ctx, e); err != nil {
-			h.fail(ctx, statusFor(err))
+			h.fail(ctx, fasthttp.StatusNotFound)
 			return
 		}
 	}

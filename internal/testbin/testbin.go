@@ -21,7 +21,7 @@ import (
 // Build compiles the given main packages (e.g. "server") of the module into
 // a fresh temporary directory and returns it. Call it once from TestMain.
 func Build(pkgs ...string) (dir string, err error) {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -67,9 +67,7 @@ func Main(m *testing.M, bins map[string]*string) {
 }
 
 // ModuleRoot returns the directory of go.mod above the working directory.
-func ModuleRoot() (string, error) { return moduleRoot() }
-
-func moduleRoot() (string, error) {
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -103,8 +101,15 @@ type Proc struct {
 // ends.
 func Start(t testing.TB, dir, bin string, args ...string) *Proc {
 	t.Helper()
-	p, err := StartErr(dir, bin, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	p := &Proc{Cmd: cmd, lines: make(chan string, 1024), stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	out, err := cmd.StdoutPipe()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -113,22 +118,6 @@ func Start(t testing.TB, dir, bin string, args ...string) *Proc {
 			t.Errorf("%s reported a data race:\n%s", filepath.Base(bin), p.Stderr())
 		}
 	})
-	return p
-}
-
-// StartErr is Start without a testing.TB; the caller must Kill the process.
-func StartErr(dir, bin string, args ...string) (*Proc, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	p := &Proc{Cmd: cmd, lines: make(chan string, 1024), stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -145,20 +134,18 @@ func StartErr(dir, bin string, args ...string) (*Proc, error) {
 	}()
 	line, err := p.Line(15 * time.Second)
 	if err != nil {
-		p.Kill()
-		return nil, fmt.Errorf("%s: %v; stderr:\n%s", filepath.Base(bin), err, p.Stderr())
+		t.Fatalf("%s: %v; stderr:\n%s", filepath.Base(bin), err, p.Stderr())
 	}
 	url, ok := strings.CutPrefix(line, "listening on ")
 	if !ok {
-		p.Kill()
-		return nil, fmt.Errorf("%s: first line %q, want \"listening on http://HOST:PORT\"", filepath.Base(bin), line)
+		t.Fatalf("%s: first line %q, want \"listening on http://HOST:PORT\"", filepath.Base(bin), line)
 	}
 	p.URL = url
 	p.Addr = strings.TrimPrefix(url, "http://")
 	if host, port, err := net.SplitHostPort(p.Addr); err == nil && host == "localhost" {
 		p.Addr = net.JoinHostPort("127.0.0.1", port)
 	}
-	return p, nil
+	return p
 }
 
 // Line returns the next line the program printed on stdout.
@@ -220,6 +207,35 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// WriteConfigMap writes dir/name the way Kubernetes updates a mounted
+// ConfigMap: the content goes into a fresh hidden version directory, a
+// "..data" symlink is swapped to it with one rename, and dir/name is a
+// symlink through ..data (created on the first call).
+func WriteConfigMap(t testing.TB, dir, name, content string) {
+	t.Helper()
+	versions, _ := filepath.Glob(filepath.Join(dir, "..v*"))
+	version := fmt.Sprintf("..v%d", len(versions)+1)
+	if err := os.MkdirAll(filepath.Join(dir, version), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, version, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(version, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, name)
+	if _, err := os.Lstat(link); err != nil {
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Raw sends req as raw bytes to addr, half-closes nothing, and returns all

@@ -77,22 +77,6 @@ func (w *Watcher) Set(files ...string) error {
 	return nil
 }
 
-// OnChange replaces the function called when a burst of changes settles.
-func (w *Watcher) OnChange(f func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.onChange = f
-}
-
-func (w *Watcher) fire() {
-	w.mu.Lock()
-	f := w.onChange
-	w.mu.Unlock()
-	if f != nil {
-		f()
-	}
-}
-
 // Close stops the watcher.
 func (w *Watcher) Close() error {
 	close(w.done)
@@ -148,7 +132,7 @@ func (w *Watcher) kick() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.timer == nil {
-		w.timer = time.AfterFunc(w.debounce, w.fire)
+		w.timer = time.AfterFunc(w.debounce, w.onChange)
 		return
 	}
 	w.timer.Reset(w.debounce)

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"ricochet/internal/testbin"
 )
 
 // TestWaysOfWriting checks each way editors and operators replace a file.
@@ -35,13 +37,7 @@ func TestWaysOfWriting(t *testing.T) {
 			os.WriteFile(file, []byte("two"), 0o644)
 		}},
 		{"symlink swap", func(t *testing.T, dir, file string) {
-			// Kubernetes: p.lua -> ..data/p.lua, ..data -> ..v1, swapped to ..v2.
-			os.MkdirAll(filepath.Join(dir, "..v2"), 0o755)
-			os.WriteFile(filepath.Join(dir, "..v2", "p.lua"), []byte("two"), 0o644)
-			os.Symlink("..v2", filepath.Join(dir, "..data_tmp"))
-			if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
-				t.Fatal(err)
-			}
+			testbin.WriteConfigMap(t, dir, "p.lua", "two")
 		}},
 	}
 	for _, tt := range tests {
@@ -49,10 +45,7 @@ func TestWaysOfWriting(t *testing.T) {
 			dir := t.TempDir()
 			file := filepath.Join(dir, "p.lua")
 			if tt.name == "symlink swap" {
-				os.MkdirAll(filepath.Join(dir, "..v1"), 0o755)
-				os.WriteFile(filepath.Join(dir, "..v1", "p.lua"), []byte("one"), 0o644)
-				os.Symlink("..v1", filepath.Join(dir, "..data"))
-				os.Symlink(filepath.Join("..data", "p.lua"), file)
+				testbin.WriteConfigMap(t, dir, "p.lua", "one")
 			} else {
 				os.WriteFile(file, []byte("one"), 0o644)
 			}
